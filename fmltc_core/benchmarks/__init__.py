@@ -1,0 +1,1 @@
+"""Speed benchmarks: one module per topic, each with run(quick) -> list[dict]."""

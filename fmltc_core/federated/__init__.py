@@ -1,0 +1,1 @@
+"""Federated rounds on the server: aggregation (FedAvg, clustered FedAvg)."""
