@@ -133,8 +133,8 @@ def subset_sizes(federation) -> pd.DataFrame:
         .sum()
         .unstack(["split", "class"], fill_value=0)
     )
-    table.index = [f"D{int(i) + 1}" for i in table.index]
-    return table
+    # subsets are named "D1".."D10": order them by number, not as text
+    return table.loc[sorted(table.index, key=lambda name: int(str(name).lstrip("D")))]
 
 
 def plot_subset_sizes(federation, path: str | Path) -> plt.Figure:
