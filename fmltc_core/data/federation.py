@@ -380,6 +380,7 @@ def build_federation(
         "time_source": data.time_source,
         "n_rows": int(len(frame)),
         "n_public_rows": int(len(public_rows)),
+        "public_rows": public_rows,
         "n_clients": n_clients,
         "alpha": alpha,
         "seed": seed,
