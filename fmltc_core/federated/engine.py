@@ -41,6 +41,7 @@ from fmltc_core.federated.methods import (
     METHOD_LABELS,
     ClientUpdate,
     FederatedConfig,
+    Method,
     get_method,
     load_arrays,
     state_to_arrays,
@@ -103,12 +104,218 @@ def subset_for_round(server_round: int, n_subsets: int) -> int:
     return min(server_round, n_subsets) - 1
 
 
+def sampling_rng(seed: int) -> np.random.Generator:
+    """The generator behind every round's client sample (one per run)."""
+    return np.random.default_rng([seed, 104729])
+
+
 def sample_clients(
     n_clients: int, fraction: float, rng: np.random.Generator
 ) -> list[int]:
     """Seeded sample of ``max(1, round(fraction * n))`` distinct clients, sorted."""
     count = max(1, int(round(fraction * n_clients)))
     return sorted(rng.choice(n_clients, size=count, replace=False).tolist())
+
+
+# ---------------------------------------------------------------------------
+# Pieces shared with the Flower App (fmltc_core.flower_app)
+# ---------------------------------------------------------------------------
+
+
+def prepare_server(
+    impl: Method,
+    method: str,
+    n_features: int,
+    n_classes: int,
+    config: FederatedConfig,
+    *,
+    initial_arrays: dict[str, np.ndarray] | None = None,
+    meta_centres: np.ndarray | None = None,
+    server_labelled: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    """The initial model and the method's server object.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        A model of the method's architecture holding the initial weights.
+    initial : dict of arrays
+        The initial weights (``W0`` when ``initial_arrays`` is given).
+    server : AveragingServer, ClusteringServer or DistillingServer
+    """
+    model = impl.build_model(n_features, n_classes, config)
+    if initial_arrays is not None:
+        load_arrays(model, initial_arrays)
+    elif impl.uses_pretrained_init:
+        logger.warning(
+            "%s without a MAML-pretrained W0: starting from a random initialisation",
+            METHOD_LABELS[method],
+        )
+    initial = state_to_arrays(model)
+    server = impl.create_server(
+        initial, config, meta_centres=meta_centres, server_labelled=server_labelled
+    )
+    return model, initial, server
+
+
+def server_candidates(server, client_id: int) -> dict[str, tuple]:
+    """The server-side models a client scores: its deployed and the global model.
+
+    Returns
+    -------
+    dict role -> (arrays, threshold)
+        ``"deployed"``: what the server would send ``client_id`` next;
+        ``"global"``: the sample-weighted average of all uploads (the deployed
+        model for servers without a separate global model).
+    """
+    global_arrays = getattr(server, "global_arrays", None)
+    threshold = server.threshold_for(client_id)
+    return {
+        "deployed": (server.arrays_for(client_id), threshold),
+        "global": (global_arrays or server.arrays_for(client_id), threshold),
+    }
+
+
+def train_client(
+    impl: Method,
+    model,
+    arrays: dict[str, np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    client_id: int,
+    server_round: int,
+    n_clients: int,
+    config: FederatedConfig,
+    fail: bool = False,
+) -> ClientUpdate:
+    """One client's local update on its subset, starting from ``arrays``.
+
+    ``fail=True`` raises ``RuntimeError`` instead (failure injection for tests).
+    """
+    load_arrays(model, arrays)
+    if fail:
+        raise RuntimeError(f"client {client_id} failed (injected)")
+    return impl.client_update(
+        model,
+        X,
+        y,
+        client_id=client_id,
+        server_round=server_round,
+        n_clients=n_clients,
+        config=config,
+    )
+
+
+def check_round_failures(
+    server_round: int, failed: list[int], updates: dict[int, ClientUpdate]
+) -> None:
+    """Raise ``RuntimeError`` when every sampled client of the round failed."""
+    if failed and not updates:
+        raise RuntimeError(
+            f"round {server_round}: every sampled client failed ({failed}); "
+            "see the warnings above"
+        )
+
+
+def round_row(
+    server_round: int,
+    pooled: dict[str, float],
+    info: dict,
+    updates: dict[int, ClientUpdate],
+    seconds: float,
+) -> dict:
+    """One row of :attr:`FederatedRun.rounds`."""
+    return {
+        "round": server_round,
+        **pooled,
+        "n_clusters": info.get("n_clusters", 1),
+        "n_updates": len(updates),
+        "seconds": seconds,
+        "train_seconds": float(sum(u.seconds for u in updates.values())),
+    }
+
+
+def client_rows(
+    server_round: int,
+    per_client: dict[int, dict[str, float]],
+    clusters: dict[int, int],
+    updates: dict[int, ClientUpdate],
+    n_clients: int,
+) -> list[dict]:
+    """Rows of :attr:`FederatedRun.clients` for one round (NaN when not scored)."""
+    rows = []
+    for c in range(n_clients):
+        update = updates.get(c)
+        accuracy = per_client.get(c, {})
+        rows.append(
+            {
+                "round": server_round,
+                "client": c,
+                "accuracy": accuracy.get("deployed", np.nan),
+                "local_accuracy": accuracy.get("local", np.nan),
+                "global_accuracy": accuracy.get("global", np.nan),
+                "cluster": clusters.get(c, 0),
+                "sampled": update is not None,
+                "batch_size": update.batch_size if update else np.nan,
+                "grad_norm_mean": update.grad_norm_mean if update else np.nan,
+                "grad_norm_var": update.grad_norm_var if update else np.nan,
+                "train_seconds": update.seconds if update else np.nan,
+            }
+        )
+    return rows
+
+
+def log_round(
+    method: str,
+    row: dict,
+    *,
+    subset: int,
+    n_sampled: int,
+    failed: list[int],
+) -> None:
+    """The INFO line every engine logs after a round."""
+    logger.info(
+        "%s round %d (D%d): acc %.3f rec %.3f f1 %.3f, %d clusters, %d/%d "
+        "clients%s, %.2f s",
+        METHOD_LABELS[method],
+        row["round"],
+        subset + 1,
+        row["accuracy"],
+        row["recall"],
+        row["f1"],
+        row["n_clusters"],
+        row["n_updates"],
+        n_sampled,
+        f" (failed: {failed})" if failed else "",
+        row["seconds"],
+    )
+
+
+def assemble_run(
+    method: str,
+    config: FederatedConfig,
+    round_rows: list[dict],
+    client_rows_: list[dict],
+    data_description: str = "",
+    extra: dict | None = None,
+) -> FederatedRun:
+    """The :class:`FederatedRun` of finished rounds (convergence included)."""
+    rounds = pd.DataFrame(round_rows)
+    converged = convergence_round(
+        rounds["round"].to_numpy(),
+        rounds["accuracy"].to_numpy(),
+        tolerance=config.convergence_tolerance,
+    )
+    return FederatedRun(
+        method=method,
+        config=config,
+        rounds=rounds,
+        clients=pd.DataFrame(client_rows_),
+        convergence_round=converged,
+        data_description=data_description,
+        extra=dict(extra or {}),
+    )
 
 
 def run_federated(
@@ -147,72 +354,40 @@ def run_federated(
     n_clients = len(federation.clients)
     n_classes = len(federation.class_names)
     n_subsets = len(federation.clients[0].train)
-    model = impl.build_model(federation.n_features, n_classes, config)
-    if initial_arrays is not None:
-        load_arrays(model, initial_arrays)
-    elif impl.uses_pretrained_init:
-        logger.warning(
-            "%s without a MAML-pretrained W0: starting from a random initialisation",
-            METHOD_LABELS[method],
-        )
-    initial = state_to_arrays(model)
     server_labelled = None
     if getattr(federation, "public", None) is not None and len(federation.public):
         server_labelled = (federation.public.X, federation.public.y)
-    server = impl.create_server(
-        initial, config, meta_centres=meta_centres, server_labelled=server_labelled
+    model, initial, server = prepare_server(
+        impl,
+        method,
+        federation.n_features,
+        n_classes,
+        config,
+        initial_arrays=initial_arrays,
+        meta_centres=meta_centres,
+        server_labelled=server_labelled,
     )
     tests = [client.all_test() for client in federation.clients]
-    rng = np.random.default_rng([config.seed, 104729])
+    rng = sampling_rng(config.seed)
     local_arrays = {c: initial for c in range(n_clients)}
     local_thresholds = {c: server.threshold_for(c) for c in range(n_clients)}
-    round_rows, client_rows = [], []
+    round_rows, all_client_rows = [], []
     data_description = federation.config.get("description", "")
 
     def evaluate(server_round: int, info: dict, seconds: float, updates) -> None:
-        global_arrays = getattr(server, "global_arrays", None)
         confusions = {}
         for c, test in enumerate(tests):
-            candidates = {
-                "deployed": (server.arrays_for(c), server.threshold_for(c)),
-                "local": (local_arrays[c], local_thresholds[c]),
-                "global": (
-                    global_arrays or server.arrays_for(c),
-                    server.threshold_for(c),
-                ),
-            }
+            candidates = server_candidates(server, c)
+            candidates["local"] = (local_arrays[c], local_thresholds[c])
             confusions[c] = evaluate_client(
                 impl, model, test.X, test.y, candidates, n_classes=n_classes
             )
         pooled, per_client = pool_round(confusions)
-        round_rows.append(
-            {
-                "round": server_round,
-                **pooled,
-                "n_clusters": info.get("n_clusters", 1),
-                "n_updates": len(updates),
-                "seconds": seconds,
-                "train_seconds": float(sum(u.seconds for u in updates.values())),
-            }
-        )
+        round_rows.append(round_row(server_round, pooled, info, updates, seconds))
         clusters = getattr(server, "client_cluster", {})
-        for c in range(n_clients):
-            update = updates.get(c)
-            client_rows.append(
-                {
-                    "round": server_round,
-                    "client": c,
-                    "accuracy": per_client[c]["deployed"],
-                    "local_accuracy": per_client[c]["local"],
-                    "global_accuracy": per_client[c]["global"],
-                    "cluster": clusters.get(c, 0),
-                    "sampled": update is not None,
-                    "batch_size": update.batch_size if update else np.nan,
-                    "grad_norm_mean": update.grad_norm_mean if update else np.nan,
-                    "grad_norm_var": update.grad_norm_var if update else np.nan,
-                    "train_seconds": update.seconds if update else np.nan,
-                }
-            )
+        all_client_rows.extend(
+            client_rows(server_round, per_client, clusters, updates, n_clients)
+        )
 
     evaluate(0, {"n_clusters": 1}, 0.0, {})
     bar = tqdm(
@@ -229,20 +404,21 @@ def run_federated(
         failed = []
         for client_id in sampled:
             train = federation.clients[client_id].train[subset]
-            load_arrays(model, server.arrays_for(client_id))
             try:
-                if failing_clients and client_id in failing_clients.get(
-                    server_round, ()
-                ):
-                    raise RuntimeError(f"client {client_id} failed (injected)")
-                update = impl.client_update(
+                update = train_client(
+                    impl,
                     model,
+                    server.arrays_for(client_id),
                     train.X,
                     train.y,
                     client_id=client_id,
                     server_round=server_round,
                     n_clients=n_clients,
                     config=config,
+                    fail=bool(
+                        failing_clients
+                        and client_id in failing_clients.get(server_round, ())
+                    ),
                 )
             except Exception as error:  # a failing client must not end the run
                 failed.append(client_id)
@@ -254,43 +430,12 @@ def run_federated(
             if update.num_examples > 0:
                 local_arrays[client_id] = update.arrays
                 local_thresholds[client_id] = update.threshold
-        if failed and not updates:
-            raise RuntimeError(
-                f"round {server_round}: every sampled client failed ({failed}); "
-                "see the warnings above"
-            )
+        check_round_failures(server_round, failed, updates)
         info = server.aggregate(server_round, updates)
         seconds = time.perf_counter() - start
         evaluate(server_round, info, seconds, updates)
         row = round_rows[-1]
-        logger.info(
-            "%s round %d (D%d): acc %.3f rec %.3f f1 %.3f, %d clusters, %d/%d "
-            "clients%s, %.2f s",
-            METHOD_LABELS[method],
-            server_round,
-            subset + 1,
-            row["accuracy"],
-            row["recall"],
-            row["f1"],
-            row["n_clusters"],
-            len(updates),
-            len(sampled),
-            f" (failed: {failed})" if failed else "",
-            seconds,
-        )
+        log_round(method, row, subset=subset, n_sampled=len(sampled), failed=failed)
         bar.set_postfix(acc=f"{row['accuracy']:.3f}")
 
-    rounds = pd.DataFrame(round_rows)
-    converged = convergence_round(
-        rounds["round"].to_numpy(),
-        rounds["accuracy"].to_numpy(),
-        tolerance=config.convergence_tolerance,
-    )
-    return FederatedRun(
-        method=method,
-        config=config,
-        rounds=rounds,
-        clients=pd.DataFrame(client_rows),
-        convergence_round=converged,
-        data_description=data_description,
-    )
+    return assemble_run(method, config, round_rows, all_client_rows, data_description)

@@ -85,7 +85,11 @@ class FederatedConfig:
     fraction_fit : float
         Share of clients sampled per round (at least one).
     local_epochs : int
-        Passes over the round's local data.
+        Passes over the round's local data. With the default budget (5 passes,
+        lr 1e-2) FedAvg from a random initialisation is not under-trained on
+        the simulator: at 2 passes and lr 3e-3 it ended at accuracy 0.78 and
+        recall 0.29 (seed 0, alpha 1), at 5 passes and lr 1e-2 at 0.85 and 0.55.
+        Every method gets the same budget.
     lr, lr_decay : float
         Adam learning rate and its per-step exponential decay.
     batch_size : int
@@ -129,8 +133,8 @@ class FederatedConfig:
 
     rounds: int = 10
     fraction_fit: float = 1.0
-    local_epochs: int = 2
-    lr: float = 3e-3
+    local_epochs: int = 5
+    lr: float = 1e-2
     lr_decay: float = 0.995
     batch_size: int = 32
     batch_policy: str = "adaptive"
@@ -443,7 +447,7 @@ class Ssfl(Method):
             loss.backward()
             optimiser.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         model.eval()
         return ClientUpdate(
             arrays=state_to_arrays(model),
