@@ -8,6 +8,7 @@ objects of the pipeline, writes a PNG to ``path`` and returns the figure.
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -149,4 +150,232 @@ def plot_subset_sizes(federation, path: str | Path) -> plt.Figure:
     axes[0].set_ylabel("rows (all clients)")
     if axes[1].get_legend() is not None:
         axes[1].legend(fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# Notebook 02: MAML pretraining
+# ---------------------------------------------------------------------------
+
+PAPER_STYLE = {"color": "0.5", "alpha": 0.25}
+
+
+def plot_maml_curves(
+    curves: dict[str, list[float]], path: str | Path, *, title: str = ""
+) -> plt.Figure:
+    """Meta-training curves of ``W0``: meta loss, query loss, query accuracy.
+
+    Parameters
+    ----------
+    curves : dict
+        ``PretrainedInit.curves``: ``meta_loss``, ``query_loss`` and
+        ``query_accuracy``, one value per meta step. Empty for the supervised
+        fallback, which is then said on the figure.
+    path : str or Path
+    title : str
+    """
+    panels = (
+        ("meta_loss", "meta loss (train mode)"),
+        ("query_loss", "post-adaptation query loss"),
+        ("query_accuracy", "post-adaptation query accuracy"),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        values = np.asarray(curves.get(key, []), dtype=float)
+        if values.size == 0:
+            ax.text(
+                0.5,
+                0.5,
+                "no MAML curve:\nW0 from supervised fallback",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
+        else:
+            steps = np.arange(1, values.size + 1)
+            ax.plot(steps, values, color="0.75", lw=0.8, label="per step")
+            window = max(1, values.size // 15)
+            smooth = pd.Series(values).rolling(window, min_periods=1).mean()
+            ax.plot(steps, smooth, color="tab:blue", lw=1.5, label=f"mean of {window}")
+            ax.legend(fontsize=7)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("meta step")
+    fig.suptitle(textwrap.fill(title or "MAML meta-training of W0", 110), fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_round0_accuracy(
+    table: pd.DataFrame,
+    path: str | Path,
+    *,
+    paper_band: tuple[float, float] | None = None,
+    title: str = "",
+) -> plt.Figure:
+    """Round-0 accuracy per client of ``W0`` and of a random initialisation.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`fmltc_core.experiments.round0_table`: index ``client`` (then
+        ``mean`` and ``pooled``), columns ``w0_accuracy``,
+        ``random_init_accuracy``.
+    paper_band : (low, high), optional
+        The paper's reported round-0 range, drawn as a grey band labelled as
+        the paper's.
+    """
+    clients = table.drop(index=["mean", "pooled"], errors="ignore")
+    x = np.arange(len(clients))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(clients) + 2), 3.4))
+    if paper_band is not None:
+        low, high = paper_band
+        ax.axhspan(
+            low,
+            high,
+            label=f"the paper's round 0 ({low:.0%}-{high:.0%})",
+            **PAPER_STYLE,
+        )
+    ax.bar(x - 0.2, clients["w0_accuracy"], 0.4, label="ours: W0", color="tab:blue")
+    ax.bar(
+        x + 0.2,
+        clients["random_init_accuracy"],
+        0.4,
+        label="ours: random init",
+        color="tab:orange",
+    )
+    if "pooled" in table.index:
+        ax.axhline(
+            table.loc["pooled", "w0_accuracy"],
+            color="tab:blue",
+            ls="--",
+            lw=1,
+            label="ours: W0, pooled",
+        )
+    ax.set_xticks(x, clients.index.astype(str))
+    ax.set_xlabel("client")
+    ax.set_ylabel("accuracy before training")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.set_title(title or "Round-0 accuracy per client", fontsize=9)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# Notebook 03: Fig. 3, accuracy by round
+# ---------------------------------------------------------------------------
+
+METHOD_COLOURS = {
+    "fmltc": "tab:red",
+    "fedavg": "tab:blue",
+    "fedprox": "tab:green",
+    "fed_anids": "tab:purple",
+    "ssfl": "tab:orange",
+}
+METHOD_NAMES = {
+    "fmltc": "FMLTC-IDS",
+    "fedavg": "FedAvg",
+    "fedprox": "FedProx",
+    "fed_anids": "Fed-ANIDS",
+    "ssfl": "SSFL",
+}
+PAPER_ROUNDS = 10
+
+
+def plot_accuracy_by_round(
+    curves: pd.DataFrame,
+    path: str | Path,
+    *,
+    paper: dict[str, pd.DataFrame] | None = None,
+    paper_round0: tuple[float, float] | None = None,
+    notes: dict[str, str] | None = None,
+    title: str = "",
+) -> plt.Figure:
+    """Fig. 3: accuracy against round, one panel per dataset and alpha.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        Long form (:func:`fmltc_core.experiments.curves_frame`): ``dataset``,
+        ``alpha``, ``seed``, ``method``, ``round`` (0 = initial model),
+        ``accuracy``. Lines are means over seeds, bands +- one sd.
+    paper : dict dataset -> DataFrame, optional
+        :func:`fmltc_core.paper_values.comparison_frame` per dataset: the
+        paper's final accuracy, marked with crosses at round 10 and labelled as
+        the paper's.
+    paper_round0 : (low, high), optional
+        The paper's round-0 range, a grey bar at round 0.
+    notes : dict dataset -> str, optional
+        Data source shown in each panel title (e.g. simulated or real sample).
+    """
+    datasets = list(dict.fromkeys(curves["dataset"]))
+    alphas = sorted(curves["alpha"].unique())
+    fig, axes = plt.subplots(
+        len(datasets),
+        len(alphas),
+        figsize=(4.2 * len(alphas), 3.3 * len(datasets)),
+        sharey=True,
+        squeeze=False,
+    )
+    for i, dataset in enumerate(datasets):
+        for j, alpha in enumerate(alphas):
+            ax = axes[i][j]
+            panel = curves[(curves["dataset"] == dataset) & (curves["alpha"] == alpha)]
+            for method in [m for m in METHOD_COLOURS if m in set(panel["method"])]:
+                stats = (
+                    panel[panel["method"] == method]
+                    .groupby("round")["accuracy"]
+                    .agg(["mean", "std"])
+                )
+                colour = METHOD_COLOURS[method]
+                ax.plot(
+                    stats.index,
+                    stats["mean"],
+                    color=colour,
+                    marker="o",
+                    ms=3,
+                    label=f"ours: {METHOD_NAMES[method]}",
+                )
+                spread = stats["std"].fillna(0.0)
+                ax.fill_between(
+                    stats.index,
+                    stats["mean"] - spread,
+                    stats["mean"] + spread,
+                    color=colour,
+                    alpha=0.15,
+                    lw=0,
+                )
+                frame = (paper or {}).get(dataset)
+                if frame is not None and (alpha, method) in frame.index:
+                    ax.plot(
+                        [PAPER_ROUNDS],
+                        [frame.loc[(alpha, method), "accuracy"]],
+                        marker="x",
+                        ms=7,
+                        color=colour,
+                        ls="none",
+                        label=f"the paper's: {METHOD_NAMES[method]} (final)",
+                    )
+            if paper_round0 is not None:
+                ax.plot(
+                    [0, 0],
+                    list(paper_round0),
+                    color="0.4",
+                    lw=6,
+                    alpha=0.4,
+                    solid_capstyle="butt",
+                    label="the paper's round 0",
+                )
+            note = textwrap.fill((notes or {}).get(dataset, ""), 55)
+            ax.set_title(f"{dataset}, alpha = {alpha:g}\n{note}", fontsize=8)
+            ax.set_xlabel("communication round")
+            ax.grid(alpha=0.3)
+        axes[i][0].set_ylabel("accuracy")
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=7
+    )
+    fig.suptitle(
+        title or "Accuracy by round (mean over seeds, band: +- 1 sd)", fontsize=10
+    )
+    fig.tight_layout()
     return _save(fig, path)

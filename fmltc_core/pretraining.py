@@ -182,14 +182,18 @@ def pretrain_initial_model(
     """
     model = Detector(n_features, n_classes, hidden=hidden, latent=latent, seed=seed)
     rng = np.random.default_rng([seed, 271828])
-    tasks = make_tasks(
-        public.X,
-        public.y,
-        public.groups,
-        support_size=support_size,
-        query_size=query_size,
-        rng=rng,
-    )
+    try:
+        tasks = make_tasks(
+            public.X,
+            public.y,
+            public.groups,
+            support_size=support_size,
+            query_size=query_size,
+            rng=rng,
+        )
+    except ValueError as error:  # no group holds both classes: fallback below
+        logger.info("no MAML task could be built: %s", error)
+        tasks = []
     metadata = {
         "architecture": model.config(),
         "public_data": public.description,

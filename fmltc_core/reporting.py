@@ -34,7 +34,13 @@ def write_table(
     csv_path = stem.with_suffix(".csv")
     md_path = stem.with_suffix(".md")
     frame.to_csv(csv_path, index=keep_index)
-    body = frame.to_markdown(index=keep_index, floatfmt=float_format)
+    # integer columns print as integers, everything else with float_format
+    columns = ([frame.index] if keep_index else []) + [frame[c] for c in frame]
+    formats = [
+        "g" if pd.api.types.is_integer_dtype(column) else float_format
+        for column in columns
+    ]
+    body = frame.to_markdown(index=keep_index, floatfmt=formats)
     md_path.write_text(f"{caption}\n\n{body}\n")
     logger.info("wrote %s and %s", csv_path, md_path)
     return csv_path, md_path

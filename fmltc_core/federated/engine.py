@@ -327,6 +327,7 @@ def run_federated(
     meta_centres: np.ndarray | None = None,
     progress: bool = True,
     failing_clients: dict[int, set[int]] | None = None,
+    observers: tuple = (),
 ) -> FederatedRun:
     """Run ``method`` on ``federation`` for ``config.rounds`` rounds in-process.
 
@@ -348,6 +349,16 @@ def run_federated(
     failing_clients : dict round -> set of client ids, optional
         Clients that fail in a round (for failure-handling tests): their update
         raises and the round aggregates what arrived.
+    observers : tuple of objects, optional
+        Each observer's ``before_aggregate(server_round, server, updates)`` is
+        called right before the server aggregates a round (the ablations use it
+        to record uploads); observers must not change what they are shown.
+
+    Returns
+    -------
+    FederatedRun
+        ``extra["server"]`` holds the final server state (cluster assignment,
+        feature history), for analyses such as cluster quality.
     """
     config = config or FederatedConfig()
     impl = get_method(method)
@@ -372,7 +383,10 @@ def run_federated(
     local_arrays = {c: initial for c in range(n_clients)}
     local_thresholds = {c: server.threshold_for(c) for c in range(n_clients)}
     round_rows, all_client_rows = [], []
-    data_description = federation.config.get("description", "")
+    data_description = federation.config.get("description") or (
+        f"{federation.config.get('dataset', 'unknown')} "
+        f"({'simulated' if federation.config.get('simulated') else 'real'} data)"
+    )
 
     def evaluate(server_round: int, info: dict, seconds: float, updates) -> None:
         confusions = {}
@@ -431,6 +445,8 @@ def run_federated(
                 local_arrays[client_id] = update.arrays
                 local_thresholds[client_id] = update.threshold
         check_round_failures(server_round, failed, updates)
+        for observer in observers:
+            observer.before_aggregate(server_round, server, updates)
         info = server.aggregate(server_round, updates)
         seconds = time.perf_counter() - start
         evaluate(server_round, info, seconds, updates)
@@ -438,4 +454,11 @@ def run_federated(
         log_round(method, row, subset=subset, n_sampled=len(sampled), failed=failed)
         bar.set_postfix(acc=f"{row['accuracy']:.3f}")
 
-    return assemble_run(method, config, round_rows, all_client_rows, data_description)
+    return assemble_run(
+        method,
+        config,
+        round_rows,
+        all_client_rows,
+        data_description,
+        extra={"server": server},
+    )

@@ -432,7 +432,7 @@ class Ssfl(Method):
         model.train()
         for _ in range(steps):
             index = torch.randperm(n_rows, generator=generator)[:batch]
-            logits = model(X_t[index])
+            logits = model(X_t[index], generator=generator)
             mask = labelled_t[index]
             loss = torch.zeros(())
             if mask.any():

@@ -63,7 +63,9 @@ data.frame.groupby(["family", "label"], observed=True).size().rename("flows")
     ("md", "## Temporal subsets D1..D10 (ADWIN on 1-hour windows, 30-minute step)"),
     ("code", '''
 segmentation = segment_into_subsets(data)
-plots.plot_traffic_volume(data, segmentation, figures / f"01_traffic_volume_{dataset}.png")
+plots.plot_traffic_volume(
+    data, segmentation, figures / f"01_traffic_volume_{dataset}.png"
+)
 segmentation.subsets
 '''),
     ("md", "## Dirichlet clients at each heterogeneity level"),
