@@ -36,7 +36,11 @@ def test_rows_pair_ours_with_the_papers_value(tmp_path):
 
 def test_times_always_carry_a_reason(tmp_path):
     frame = pd.DataFrame(
-        {"variant": ["fixed"], "round_seconds": [138.0], "round_seconds_paper": [138.21]}
+        {
+            "variant": ["fixed"],
+            "round_seconds": [138.0],
+            "round_seconds_paper": [138.21],
+        }
     )
     _write(tmp_path, "table3_batch_adaptation", frame, "Simulated traffic.")
     (row,) = collect_rows(tmp_path)
@@ -44,7 +48,9 @@ def test_times_always_carry_a_reason(tmp_path):
 
 
 def test_report_is_written_and_lists_each_number(tmp_path):
-    frame = pd.DataFrame({"variant": ["a", "b"], "f1": [0.5, 0.6], "f1_paper": [0.5, 0.9]})
+    frame = pd.DataFrame(
+        {"variant": ["a", "b"], "f1": [0.5, 0.6], "f1_paper": [0.5, 0.9]}
+    )
     _write(tmp_path, "table4_personalisation", frame, "Real dataset sample iot23.")
     path = write_report(tmp_path, profile="test")
     text = path.read_text()
