@@ -20,7 +20,7 @@ export OMP_NUM_THREADS
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup test reproduce bench lint format lock clean
+.PHONY: help setup test reproduce bench bench-quick lint format lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,8 +41,11 @@ test: $(STAMP)  ## run the test suite (notebooks included, with small parameters
 reproduce: $(STAMP)  ## run every notebook headless; outputs go to figures/ (PROFILE=, DATA_DIR=)
 	$(PY) -m fmltc_core.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
 
-bench: $(STAMP)  ## print the speed and memory benchmarks
+bench: $(STAMP)  ## print the speed and memory benchmarks; writes figures/benchmarks.{csv,md}
 	$(PY) -m fmltc_core.bench
+
+bench-quick: $(STAMP)  ## every benchmark once on small inputs (smoke test; runs/bench-quick/)
+	$(PY) -m fmltc_core.bench --quick
 
 lint: $(STAMP)  ## ruff check of the package and tests
 	$(PY) -m ruff check fmltc_core tests

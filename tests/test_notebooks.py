@@ -137,3 +137,25 @@ def test_notebook_03_on_the_iot23_sample(tmp_path, real_dataset_dir):
     caption = (tmp_path / "figures" / "table2_iot_iot23.md").read_text()
     assert "data: real sample" in caption.splitlines()[0]
     assert (tmp_path / "figures" / "fig3_accuracy_by_round_iot23.png").exists()
+
+
+def test_a_second_run_with_the_same_seed_reproduces_the_tables(tmp_path):
+    """Notebook 03 twice (W0 shared): every table cell but timings is equal."""
+    import shutil
+
+    import pandas as pd
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    _run("02_maml_pretraining", first)
+    shutil.copytree(first / "run" / "pretrained", second / "run" / "pretrained")
+    _run("03_federated_training", first)
+    _run("03_federated_training", second)
+    tables = [
+        pd.read_csv(folder / "figures" / "table2_iot_simulated.csv")
+        for folder in (first, second)
+    ]
+    timing = [c for c in tables[0].columns if "seconds" in c]
+    assert len(tables[0]) > 0
+    pd.testing.assert_frame_equal(
+        tables[0].drop(columns=timing), tables[1].drop(columns=timing)
+    )
