@@ -93,9 +93,13 @@ def _row(target: str, record: dict | None, *, fresh: bool, quick: bool) -> dict:
     status = "ok" if code == 0 else f"FAILED (exit {code}), no time reported"
     when = "measured in this run" if fresh else "recorded"
     row["ours"] = record["seconds"] if code == 0 else None
+    load = record.get("load_average")
+    load_text = (
+        ", ".join(f"{value:.2f}" for value in load) if load else "not recorded"
+    )
     row["notes"] = (
         f"{when} {record['date']}; exit status {status}; load average at the end "
-        f"{', '.join(f'{value:.2f}' for value in record['load_average'])}"
+        f"{load_text}; command: {record.get('command', '?')}"
     )
     return row
 
