@@ -561,9 +561,22 @@ def cluster_quality(server, record: RoundRecord) -> dict[str, float]:
             len(ids),
         )
     upload_ids, vectors = update_vectors(record)
-    upload_labels = np.array([server.client_cluster[int(c)] for c in upload_ids])
+    # a client whose upload held no training rows is not averaged, hence never
+    # clustered: it has no cluster to be similar within
+    clustered = np.array([int(c) in server.client_cluster for c in upload_ids])
+    if not clustered.all():
+        logger.info(
+            "gradient similarity leaves out %d upload(s) with no training rows "
+            "(clients %s)",
+            int((~clustered).sum()),
+            upload_ids[~clustered].tolist(),
+        )
+    upload_ids, vectors = upload_ids[clustered], vectors[clustered]
+    upload_labels = np.array(
+        [server.client_cluster[int(c)] for c in upload_ids], dtype=np.int64
+    )
     similarity = np.nan
-    if np.bincount(upload_labels).max() >= 2:
+    if upload_labels.size and np.bincount(upload_labels).max() >= 2:
         similarity = intra_cluster_gradient_similarity(vectors, upload_labels)
     return {
         "silhouette": float(silhouette),

@@ -256,6 +256,19 @@ def test_cluster_quality_of_one_cluster_has_no_silhouette():
     assert quality["gradient_similarity"] == pytest.approx(1.0)
 
 
+def test_cluster_quality_leaves_out_uploads_that_were_never_clustered():
+    rng = np.random.default_rng(2)
+    labels = np.array([0, 0, 1, 1])
+    series = labels[:, None, None] * 10.0 + 0.1 * rng.normal(size=(4, 3, 2))
+    updates = np.where(labels[:, None] == 0, 1.0, -1.0) * np.ones((4, 4))
+    server, record = _server_and_record(labels, series, updates)
+    # client 9 uploaded but held no training rows, so it was never clustered
+    record.uploads[9] = {"w": np.full(4, 5.0)}
+    record.received[9] = {"w": np.zeros(4)}
+    quality = ablations.cluster_quality(server, record)
+    assert quality["gradient_similarity"] == pytest.approx(1.0)
+
+
 def test_cluster_quality_needs_a_clustering_server():
     server = SimpleNamespace(global_arrays={})
     with pytest.raises(ValueError, match="server must be a ClusteringServer"):
