@@ -43,3 +43,15 @@ def real_dataset_dir(real_data_dir):
         return _require(real_data_dir / name)
 
     return get
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run faster on one intra-op thread (no spin-waiting on a busy
+    two-core machine); the results do not depend on the thread count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

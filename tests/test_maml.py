@@ -17,15 +17,7 @@ from fmltc_core.maml import (
 from fmltc_core.models import Detector
 from fmltc_core.training import local_update
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models run faster on one intra-op thread (no spin-waiting on a busy
-    two-core machine); the results do not depend on the thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _rotated_tasks(n_tasks, rows_per_task, rng, n_features=2):

@@ -9,23 +9,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from notebook_helpers import notebook_errors, run_test_notebook
 
 from fmltc_core import reproduce
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 
-def _run(name, tmp_path, **overrides):
-    parameters = reproduce.notebook_parameters(
-        name,
-        "test",
-        figures_dir=tmp_path / "figures",
-        run_dir=tmp_path / "run",
-        overrides=overrides,
-    )
-    return reproduce.run_notebook(
-        name, parameters, tmp_path / "executed", progress=False
-    )
+_run = run_test_notebook
+_errors = notebook_errors
 
 
 def test_notebook_01_on_the_simulator(tmp_path):
@@ -39,14 +31,7 @@ def test_notebook_01_on_the_simulator(tmp_path):
         "01_clients_simulated.csv",
     ):
         assert expected in figures
-    executed = json.loads(run.output_path.read_text())
-    errors = [
-        output
-        for cell in executed["cells"]
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
-    assert not errors
+    assert not notebook_errors(run)
 
 
 @pytest.mark.real_data
@@ -63,16 +48,6 @@ def test_notebook_01_on_real_samples(tmp_path, real_dataset_dir, dataset, folder
 def test_undeclared_parameter_is_an_error(tmp_path):
     with pytest.raises(reproduce.UnknownParameterError, match="n_clientz"):
         _run("01_data_construction", tmp_path, n_clientz=3)
-
-
-def _errors(run):
-    executed = json.loads(run.output_path.read_text())
-    return [
-        output
-        for cell in executed["cells"]
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
 
 
 def test_notebook_02_on_the_simulator(tmp_path):

@@ -7,35 +7,16 @@ folder. Notebook 05 is given populations of 10 and 30 clients to stay fast.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
-
-from fmltc_core import reproduce
+from notebook_helpers import notebook_errors, run_test_notebook
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 
 def _run(name, tmp_path, **overrides):
-    parameters = reproduce.notebook_parameters(
-        name,
-        "test",
-        figures_dir=tmp_path / "figures",
-        run_dir=tmp_path / "run",
-        overrides=overrides,
-    )
-    run = reproduce.run_notebook(
-        name, parameters, tmp_path / "executed", progress=False
-    )
-    executed = json.loads(run.output_path.read_text())
-    errors = [
-        output
-        for cell in executed["cells"]
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
-    assert not errors
+    run = run_test_notebook(name, tmp_path, **overrides)
+    assert not notebook_errors(run)
     return run
 
 

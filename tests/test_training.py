@@ -21,15 +21,7 @@ from fmltc_core.training import (
     sampling_probabilities,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models run faster on one intra-op thread (no spin-waiting on a busy
-    two-core machine); the results do not depend on the thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _separable(n_rows=400, n_features=5, seed=0):
